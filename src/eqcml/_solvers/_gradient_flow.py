@@ -73,19 +73,21 @@ class GradientFlowSolver(AbstractInnerSolver):
             del t, args, kwargs
             return tree_norm(grad_fn(y)) <= threshold
 
+        # Times in the parameters' own precision: diffrax promotes the state to the
+        # dtype of the times, which would turn float32 parameters into float64 ones.
+        time_dtype = jnp.result_type(*jax.tree_util.tree_leaves(fast))
         controller = self.stepsize_controller
         if controller is None:
-            dtypes = {x.dtype for x in jax.tree_util.tree_leaves(fast)}
-            if jnp.dtype(jnp.float64) in dtypes:
+            if time_dtype == jnp.float64:
                 controller = diffrax.PIDController(rtol=1e-8, atol=1e-10)
             else:
                 controller = diffrax.PIDController(rtol=1e-5, atol=1e-7)
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(vector_field),
             self.solver,
-            t0=0.0,
-            t1=self.t1,
-            dt0=self.dt0,
+            t0=jnp.zeros((), time_dtype),
+            t1=jnp.asarray(self.t1, time_dtype),
+            dt0=jnp.asarray(self.dt0, time_dtype),
             y0=fast,
             stepsize_controller=controller,
             event=diffrax.Event(steady_state),
