@@ -7,3 +7,10 @@ from ._tree import (
     tree_norm as tree_norm,
     tree_size as tree_size,
 )
+from ._io import (
+    atomic_path as atomic_path,
+    save_figure as save_figure,
+    write_csv as write_csv,
+    write_json as write_json,
+    write_text as write_text,
+)
