@@ -15,6 +15,17 @@ from ._estimators import (
     Estimate as Estimate,
     Exact as Exact,
 )
+from ._estimators import (
+    AbstractEquilibriumEstimator as AbstractEquilibriumEstimator,
+    AbstractImplicitEstimator as AbstractImplicitEstimator,
+    ConjugateGradient as ConjugateGradient,
+    FirstOrderUnrolled as FirstOrderUnrolled,
+    Neumann as Neumann,
+    Reptile as Reptile,
+    T1T2 as T1T2,
+    TruncatedUnrolled as TruncatedUnrolled,
+    Unrolled as Unrolled,
+)
 from ._meta_grad import (
     meta_grad as meta_grad,
     meta_solve as meta_solve,

@@ -8,7 +8,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PyTree
 
-from ._estimators import AbstractEstimator, combine_results
+from ._estimators import (
+    AbstractEstimator,
+    combine_results,
+    warn_if_zero_by_construction,
+)
 from ._problem import bind, Problem
 from ._results import RESULTS
 from ._solution import Solution
@@ -38,9 +42,9 @@ def meta_solve(
     - `problem`: the [`eqcml.Problem`][].
     - `estimator`: any estimator, such as [`eqcml.Contrastive`][].
     - `has_aux`: whether both losses return `(loss, aux)` pairs.
-    - `throw`: raise a runtime error when the status reports non-finite values or a
-        failed linear solve. Running out of `max_steps` never raises; it is reported
-        in `Solution.result`.
+    - `throw`: raise a runtime error when the status reports non-finite values.
+        Running out of `max_steps` and a linear solve that stops short of its
+        tolerance never raise; they are reported in `Solution.result`.
 
     **Returns:**
 
@@ -51,6 +55,7 @@ def meta_solve(
 
     def solve(slow: PyTree, fast_init: PyTree, data: PyTree) -> Solution:
         objective, fast, slow_diff, _ = bind(problem, has_aux, slow, fast_init, data)
+        warn_if_zero_by_construction(estimator, objective, slow_diff, fast)
         estimate = estimator.estimate(objective, slow_diff, fast)
         value, aux = objective.evaluate(estimate.free.fast, slow_diff)
         finite = tree_isfinite(estimate.grad) & jnp.isfinite(value)
@@ -60,10 +65,7 @@ def meta_solve(
         )
         grad = estimate.grad
         if throw:
-            failed = (result != RESULTS.successful) & (
-                result != RESULTS.max_steps_reached
-            )
-            grad = result.error_if(grad, failed)
+            grad = result.error_if(grad, result == RESULTS.nonfinite)
         free = eqx.tree_at(
             lambda s: s.fast, estimate.free, eqx.combine(estimate.free.fast, objective.fast_static)
         )

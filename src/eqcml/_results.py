@@ -6,10 +6,10 @@ import equinox as eqx
 class RESULTS(eqx.Enumeration):
     """Outcome of an inner solve or a meta-gradient computation.
 
-    `max_steps_reached` does not raise, even with `throw=True`: fixed step budgets
-    are the usual way to run these methods, so stopping short of a tolerance is
-    reported in the status and left to the caller. Non-finite values always raise
-    when `throw=True`.
+    `max_steps_reached` and `linear_solve_failed` do not raise, even with
+    `throw=True`: fixed step budgets are the usual way to run these methods, so
+    stopping short of a tolerance is reported in the status and left to the caller.
+    Non-finite values always raise when `throw=True`.
     """
 
     successful = ""

@@ -9,7 +9,8 @@ from jaxtyping import ArrayLike, PyTree
 
 from .._problem import Objective
 from .._solvers import AbstractInnerSolver, GradientFlowSolver
-from ._base import AbstractEstimator, Estimate, combine_results
+from ._base import Estimate, combine_results
+from ._equilibrium import AbstractEquilibriumEstimator
 
 
 def check_beta(beta, symmetric: bool) -> None:
@@ -37,7 +38,7 @@ def check_beta(beta, symmetric: bool) -> None:
         )
 
 
-class Contrastive(AbstractEstimator):
+class Contrastive(AbstractEquilibriumEstimator):
     r"""The contrastive meta-learning rule: a meta-gradient from two or three runs of
     the same inner learning process.
 

@@ -9,14 +9,12 @@ from .._problem import Objective
 from .._results import RESULTS
 from .._solvers import AbstractInnerSolver, GradientFlowSolver
 from ..internal import tree_isfinite
-from ._base import AbstractEstimator, Estimate, combine_results
+from ._base import Estimate, combine_results
+from ._equilibrium import AbstractEquilibriumEstimator
+from ._implicit import cross_vjp as cross_vjp, eval_grads, implicit_grad
 
 
-def _add(a: PyTree, b: PyTree) -> PyTree:
-    return jax.tree_util.tree_map(jnp.add, a, b)
-
-
-class Exact(AbstractEstimator):
+class Exact(AbstractEquilibriumEstimator):
     r"""The implicit-function-theorem meta-gradient with a dense Hessian solve.
 
     After the free phase gives $\hat\phi \approx \phi^*_\theta$, the estimate is
@@ -42,7 +40,7 @@ class Exact(AbstractEstimator):
         hessian, eval_grad_fast, direct = implicit_parts(objective, slow, free.fast)
         flat_eval_grad, unravel = ravel_pytree(eval_grad_fast)
         adjoint = unravel(jnp.linalg.solve(hessian, flat_eval_grad))
-        grad = _add(direct, cross_vjp(objective, slow, free.fast, adjoint, scale=-1.0))
+        grad = implicit_grad(objective, slow, free.fast, direct, adjoint)
         solved = tree_isfinite(adjoint)
         result = combine_results(
             free.result, RESULTS.where(solved, RESULTS.successful, RESULTS.nonfinite)
@@ -55,20 +53,6 @@ def implicit_parts(objective: Objective, slow: PyTree, fast: PyTree):
     the evaluation loss with respect to the fast and the slow parameters."""
     flat_fast, unravel = ravel_pytree(fast)
     hessian = jax.hessian(lambda x: objective.learn(unravel(x), slow)[0])(flat_fast)
-    eval_grad_fast, direct = jax.grad(
-        lambda f, s: objective.evaluate(f, s)[0], argnums=(0, 1)
-    )(fast, slow)
+    eval_grad_fast, direct = eval_grads(objective, slow, fast)
     return hessian, eval_grad_fast, direct
 
-
-def cross_vjp(
-    objective: Objective, slow: PyTree, fast: PyTree, vector: PyTree, scale: float
-) -> PyTree:
-    r"""`scale * vector^T (d^2 L_learn / d phi d theta)`, a tree shaped like `slow`."""
-
-    def learn_grad_fast(slow):
-        return jax.grad(lambda f: objective.learn(f, slow)[0])(fast)
-
-    _, vjp = jax.vjp(learn_grad_fast, slow)
-    (cross,) = vjp(vector)
-    return jax.tree_util.tree_map(lambda x: scale * x, cross)
