@@ -94,3 +94,12 @@ def test_pytree_fast_parameters():
         np.testing.assert_allclose(solution.fast["a"], target["a"], atol=1e-8)
         np.testing.assert_allclose(solution.fast["b"][0], 3.0, atol=1e-8)
         assert solution.fast["b"][1] is None
+
+
+def test_gradient_flow_under_vmap_and_jit():
+    loss, minimiser = _loss_and_minimiser()
+    starts = jnp.stack([jnp.zeros(4), 2 * jnp.ones(4)])
+    solver = eqcml.GradientFlowSolver(atol=1e-9, rtol=0.0)
+    solutions = jax.jit(jax.vmap(lambda s: solver.solve(loss, s)))(starts)
+    assert bool(jnp.all(solutions.result == eqcml.RESULTS.successful))
+    np.testing.assert_allclose(solutions.fast, jnp.broadcast_to(minimiser, (2, 4)), atol=1e-8)
