@@ -182,3 +182,73 @@ def test_gradient_flow_needs_a_tolerance():
         eqcml.GradientFlowSolver(atol=0.0, rtol=0.0)
     with pytest.raises(ValueError, match="positive and finite"):
         eqcml.GradientFlowSolver(t1=float("inf"))
+
+
+def _offset_problem():
+    return eqcml.Problem(
+        lambda x, t, d: 0.5 * jnp.sum((x - t) ** 2), lambda x, t, d: 0.5 * jnp.sum((x - 1.0) ** 2)
+    )
+
+
+def test_nudge_below_tolerance_raises_and_reports():
+    coarse = eqcml.OptaxSolver(optax.lbfgs(), max_steps=200, atol=1e-6)
+    args = (jnp.zeros(3), jnp.zeros(3), None)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="took no step"):
+        eqcml.contrastive_grad(_offset_problem(), 5e-7, coarse)(*args)
+    solution = eqcml.contrastive_solve(_offset_problem(), 5e-7, coarse, throw=False)(*args)
+    assert solution.result == eqcml.RESULTS.nudge_below_tolerance
+    assert int(solution.nudged[0].steps) == 0
+
+
+def test_default_solver_scales_with_beta():
+    grad = eqcml.contrastive_grad(_offset_problem(), 5e-7)(jnp.zeros(3), jnp.zeros(3), None)
+    np.testing.assert_allclose(grad, -jnp.ones(3), rtol=1e-5)
+
+
+def test_throw_false_marks_nonfinite_gradient_as_nan(quadratic):
+    problem, omega, phi = quadratic
+    diverging = eqcml.OptaxSolver(optax.sgd(50.0), max_steps=500)
+    grad = eqcml.contrastive_grad(problem, 0.1, diverging, throw=False)(omega, phi, None)
+    assert np.all(np.isnan(grad))
+
+
+@pytest.mark.parametrize("beta", [True, 1j, "0.1", None, jnp.array(1, int)])
+def test_non_real_beta_rejected(quadratic, beta):
+    problem, _, _ = quadratic
+    with pytest.raises(TypeError, match="beta"):
+        eqcml.contrastive_grad(problem, beta, SOLVER)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_gradient_flow_half_precision(dtype):
+    loss = lambda p: jnp.sum((p - 1.0) ** 2)
+    solution = eqcml.GradientFlowSolver(atol=1e-2).solve(loss, jnp.zeros(3, dtype))
+    assert solution.fast.dtype == dtype
+    assert solution.result == eqcml.RESULTS.successful
+    np.testing.assert_allclose(np.asarray(solution.fast, np.float32), 1.0, atol=1e-2)
+
+
+def test_gradient_flow_rejects_zero_steps():
+    with pytest.raises(ValueError, match="at least 1"):
+        eqcml.GradientFlowSolver(max_steps=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        (dict(eval_fraction=0.0), ValueError),
+        (dict(eval_fraction=1.0), ValueError),
+        (dict(test_fraction=-0.1), ValueError),
+        (dict(dtype=np.int32), TypeError),
+    ],
+)
+def test_load_boston_rejects_bad_options(kwargs, error):
+    with pytest.raises(error):
+        eqcml.data.load_boston(**kwargs)
+
+
+@pytest.mark.parametrize("strength", [0.0, -1.0, float("inf")])
+def test_nonpositive_strength_rejected(strength):
+    for parameterisation in (eqcml.LearnedL2, eqcml.ComplexSynapse):
+        with pytest.raises(ValueError, match="strength"):
+            parameterisation.init(jnp.zeros(3), strength)

@@ -9,7 +9,7 @@ from ._estimators import Contrastive, Exact
 from ._meta_grad import meta_grad, meta_solve, meta_value_and_grad
 from ._problem import Problem
 from ._solution import Solution
-from ._solvers import AbstractInnerSolver, GradientFlowSolver
+from ._solvers import AbstractInnerSolver, default_solver
 
 _DOC_ARGUMENTS = """
     **Arguments:**
@@ -17,7 +17,10 @@ _DOC_ARGUMENTS = """
     - `problem`: the [`eqcml.Problem`][].
     - `beta`: the nudging strength; nonzero and finite, positive when `symmetric`.
     - `solver`: the inner solver of the free phase, and of the nudged phases unless
-        `nudged_solver` is given.
+        `nudged_solver` is given. The default, L-BFGS run to a gradient norm of
+        `1e-8` times its initial value or 5000 steps, suits small smooth problems;
+        pass an [`eqcml.OptaxSolver`][] with a fixed budget to reproduce
+        fixed-step experiments.
     - `symmetric`: use the symmetric estimate (three phases, bias $O(\\beta^2)$).
     - `nudged_solver`: a separate inner solver for the nudged phases.
     - `warm_start`: start the nudged phases from the free solution rather than from
@@ -31,7 +34,7 @@ _DOC_ARGUMENTS = """
 def _contrastive(beta, solver, symmetric, nudged_solver, warm_start) -> Contrastive:
     return Contrastive(
         beta,
-        solver,
+        default_solver() if solver is None else solver,
         symmetric=symmetric,
         nudged_solver=nudged_solver,
         warm_start=warm_start,
@@ -41,7 +44,7 @@ def _contrastive(beta, solver, symmetric, nudged_solver, warm_start) -> Contrast
 def contrastive_grad(
     problem: Problem,
     beta: ArrayLike,
-    solver: AbstractInnerSolver = GradientFlowSolver(),
+    solver: AbstractInnerSolver | None = None,
     *,
     symmetric: bool = False,
     nudged_solver: AbstractInnerSolver | None = None,
@@ -56,7 +59,7 @@ def contrastive_grad(
 def contrastive_value_and_grad(
     problem: Problem,
     beta: ArrayLike,
-    solver: AbstractInnerSolver = GradientFlowSolver(),
+    solver: AbstractInnerSolver | None = None,
     *,
     symmetric: bool = False,
     nudged_solver: AbstractInnerSolver | None = None,
@@ -71,7 +74,7 @@ def contrastive_value_and_grad(
 def contrastive_solve(
     problem: Problem,
     beta: ArrayLike,
-    solver: AbstractInnerSolver = GradientFlowSolver(),
+    solver: AbstractInnerSolver | None = None,
     *,
     symmetric: bool = False,
     nudged_solver: AbstractInnerSolver | None = None,
@@ -113,7 +116,7 @@ contrastive_solve.__doc__ = (
 
 def exact_grad(
     problem: Problem,
-    solver: AbstractInnerSolver = Exact().solver,
+    solver: AbstractInnerSolver | None = None,
     *,
     has_aux: bool = False,
     throw: bool = True,
@@ -122,4 +125,5 @@ def exact_grad(
     from the implicit function theorem with a dense Hessian solve, for small problems
     and tests. Shorthand for `eqcml.meta_grad(problem, eqcml.Exact(solver))`.
     """
-    return meta_grad(problem, Exact(solver), has_aux=has_aux, throw=throw)
+    estimator = Exact() if solver is None else Exact(solver)
+    return meta_grad(problem, estimator, has_aux=has_aux, throw=throw)

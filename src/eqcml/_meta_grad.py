@@ -42,9 +42,12 @@ def meta_solve(
     - `problem`: the [`eqcml.Problem`][].
     - `estimator`: any estimator, such as [`eqcml.Contrastive`][].
     - `has_aux`: whether both losses return `(loss, aux)` pairs.
-    - `throw`: raise a runtime error when the status reports non-finite values.
-        Running out of `max_steps` and a linear solve that stops short of its
-        tolerance never raise; they are reported in `Solution.result`.
+    - `throw`: raise a runtime error when the status is `RESULTS.nonfinite` or
+        `RESULTS.nudge_below_tolerance`. Running out of `max_steps` and a linear
+        solve that stops short of its tolerance never raise; they are reported in
+        `Solution.result`. With `throw=False`, the gradient of a computation whose
+        status is `RESULTS.nonfinite` is NaN in every leaf, so that it cannot be
+        averaged into a batch of tasks unnoticed.
 
     **Returns:**
 
@@ -65,7 +68,15 @@ def meta_solve(
         )
         grad = estimate.grad
         if throw:
-            grad = result.error_if(grad, result == RESULTS.nonfinite)
+            uninformative = (result == RESULTS.nonfinite) | (
+                result == RESULTS.nudge_below_tolerance
+            )
+            grad = result.error_if(grad, uninformative)
+        else:
+            failed = result == RESULTS.nonfinite
+            grad = jax.tree_util.tree_map(
+                lambda g: jnp.where(failed, jnp.full_like(g, jnp.nan), g), grad
+            )
         free = eqx.tree_at(
             lambda s: s.fast, estimate.free, eqx.combine(estimate.free.fast, objective.fast_static)
         )

@@ -35,7 +35,7 @@ class Problem(eqx.Module):
     Fast and slow parameters are arbitrary PyTrees, typically the two halves of an
     Equinox model split with `equinox.partition`. Only their floating-point array
     leaves are optimised and differentiated; every other leaf (activation functions,
-    integer buffers, Python scalars) is passed through unchanged, as in
+    integer buffers, complex arrays, Python scalars) is passed through unchanged, as in
     `equinox.filter_grad`. `data` is any PyTree; it is passed unchanged to both
     losses, so it usually holds both the learning and the evaluation split.
     """
@@ -138,13 +138,15 @@ def bind(problem: Problem, has_aux: bool, slow, fast_init, data):
     for name, tree in (("slow", slow), ("fast_init", fast_init)):
         leaves = jax.tree_util.tree_leaves(tree)
         if not any(is_floating_array(x) for x in leaves):
-            kinds = sorted({type(x).__name__ for x in leaves}) or ["none"]
+            kinds = sorted(
+                {str(x.dtype) if hasattr(x, "dtype") else type(x).__name__ for x in leaves}
+            ) or ["none"]
             raise ValueError(
                 f"`{name}` has no floating-point array leaves to "
-                f"{'differentiate' if name == 'slow' else 'optimise'} (leaf types: "
-                f"{', '.join(kinds)}). Pass float arrays, for example "
-                "`jnp.asarray(x, dtype=float)`; integer arrays and Python numbers are "
-                "treated as constants."
+                f"{'differentiate' if name == 'slow' else 'optimise'} (leaf kinds: "
+                f"{', '.join(kinds)}). Pass real float arrays, for example "
+                "`jnp.asarray(x, dtype=float)`; integer, boolean and complex arrays and "
+                "Python numbers are treated as constants."
             )
     fast, fast_static = eqx.partition(fast_init, is_floating_array)
     slow_diff, slow_static = eqx.partition(slow, is_floating_array)
@@ -161,6 +163,7 @@ def bind(problem: Problem, has_aux: bool, slow, fast_init, data):
                 f"structure the loss expects.\n  fast_init: "
                 f"{jax.tree_util.tree_structure(fast_init)}\n  slow: "
                 f"{jax.tree_util.tree_structure(slow)}\n  data: "
-                f"{jax.tree_util.tree_structure(data)}\nOriginal error: {error}"
+                f"{jax.tree_util.tree_structure(data)}\nOriginal error: "
+                f"{type(error).__name__}: {error}"
             ) from error
     return objective, fast, slow_diff, slow_static

@@ -46,8 +46,9 @@ class Solution(eqx.Module):
         `(plus, minus)` for the symmetric one. Empty for the other estimators.
     - `stats`: estimator-specific diagnostics, such as the step count of a linear
         solve.
-    - `result`: a [`eqcml.RESULTS`][] item summarising every phase: the first
-        non-successful status among them, or `RESULTS.successful`.
+    - `result`: a [`eqcml.RESULTS`][] item summarising every phase: the most severe
+        status among them (non-finite values first, then an uninformative nudge, a
+        failed linear solve, an exhausted step budget), or `RESULTS.successful`.
     """
 
     grad: PyTree

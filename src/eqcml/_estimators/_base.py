@@ -59,6 +59,7 @@ def combine_results(*results: RESULTS) -> RESULTS:
     then steps exhausted, then success."""
     order = (
         RESULTS.nonfinite,
+        RESULTS.nudge_below_tolerance,
         RESULTS.linear_solve_failed,
         RESULTS.max_steps_reached,
     )

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import PyTree
 
 from .._results import RESULTS
-from .._solvers import AbstractInnerSolver, GradientFlowSolver
+from .._solvers import AbstractInnerSolver, default_solver
 from ..internal import tree_dot
 from ._implicit import AbstractImplicitEstimator, scale_tree
 
@@ -100,7 +100,7 @@ class ConjugateGradient(AbstractImplicitEstimator):
     - `damping`: a non-negative multiple of the identity added to the Hessian.
     """
 
-    solver: AbstractInnerSolver = GradientFlowSolver()
+    solver: AbstractInnerSolver = eqx.field(default_factory=default_solver)
     max_steps: int = eqx.field(default=100, static=True, kw_only=True)
     rtol: float = eqx.field(default=1e-6, static=True, kw_only=True)
     atol: float = eqx.field(default=0.0, static=True, kw_only=True)

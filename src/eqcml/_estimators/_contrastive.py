@@ -8,7 +8,8 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike, PyTree
 
 from .._problem import Objective
-from .._solvers import AbstractInnerSolver, GradientFlowSolver
+from .._results import RESULTS
+from .._solvers import AbstractInnerSolver, default_solver
 from ._base import Estimate, combine_results
 from ._equilibrium import AbstractEquilibriumEstimator
 
@@ -18,6 +19,16 @@ def check_beta(beta, symmetric: bool) -> None:
 
     Traced values of `beta` are checked at run time instead, by `eqx.error_if`.
     """
+    dtype = getattr(beta, "dtype", None)
+    is_real_number = isinstance(beta, (int, float)) and not isinstance(beta, bool)
+    if not is_real_number and not (
+        dtype is not None and jnp.issubdtype(dtype, jnp.floating)
+    ):
+        raise TypeError(
+            "`beta` must be a real number or a floating-point scalar array, got "
+            f"{type(beta).__name__}" + (f" of dtype {dtype}" if dtype is not None else "")
+            + ". Pass for example `beta=1e-3`."
+        )
     try:
         value = float(beta)
     except (TypeError, jax.errors.ConcretizationTypeError):
@@ -62,7 +73,8 @@ class Contrastive(AbstractEquilibriumEstimator):
 
     - `beta`: the nudging strength; nonzero and finite, positive when `symmetric`.
     - `solver`: the inner solver of the free phase, and of the nudged phases unless
-        `nudged_solver` is given. Defaults to [`eqcml.GradientFlowSolver`][].
+        `nudged_solver` is given. Defaults to L-BFGS with a relative
+        tolerance, see `eqcml.OptaxSolver`.
     - `symmetric`: use the symmetric (central difference) estimate.
     - `nudged_solver`: a separate solver for the nudged phases.
     - `warm_start`: start the nudged phases from the free solution (the default)
@@ -70,7 +82,7 @@ class Contrastive(AbstractEquilibriumEstimator):
     """
 
     beta: ArrayLike
-    solver: AbstractInnerSolver = GradientFlowSolver()
+    solver: AbstractInnerSolver = eqx.field(default_factory=default_solver)
     symmetric: bool = eqx.field(default=False, static=True, kw_only=True)
     nudged_solver: AbstractInnerSolver | None = eqx.field(default=None, kw_only=True)
     warm_start: bool = eqx.field(default=True, static=True, kw_only=True)
@@ -117,5 +129,15 @@ class Contrastive(AbstractEquilibriumEstimator):
             return (upper - lower) / jnp.asarray(scale, upper.dtype)
 
         grad = jax.grad(contrast)(slow)
-        result = combine_results(free.result, *(n.result for n in nudged))
+        # A nudged phase that starts within its tolerance never moves, and the
+        # estimate is then zero or noise whatever the true meta-gradient is.
+        stalled = [
+            RESULTS.where(
+                (n.steps == 0) & (n.grad_norm > 0),
+                RESULTS.nudge_below_tolerance,
+                RESULTS.successful,
+            )
+            for n in nudged
+        ]
+        result = combine_results(free.result, *(n.result for n in nudged), *stalled)
         return Estimate(grad, free, nudged, {}, result)

@@ -100,7 +100,7 @@ def warn_if_zero_by_construction(
         value, _ = objective.evaluate(fast, slow)
         return learn_grad, value
 
-    unused = unused_leaves(dependents, slow)
+    unused = [f"slow{path}" for path in unused_leaves(dependents, slow)]
     if unused:
         name = type(estimator).__name__
         warnings.warn(

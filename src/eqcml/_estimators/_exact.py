@@ -1,5 +1,6 @@
 """The exact implicit meta-gradient from a dense Hessian solve."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
@@ -7,7 +8,7 @@ from jaxtyping import PyTree
 
 from .._problem import Objective
 from .._results import RESULTS
-from .._solvers import AbstractInnerSolver, GradientFlowSolver
+from .._solvers import AbstractInnerSolver, default_solver
 from ..internal import tree_isfinite
 from ._base import Estimate, combine_results
 from ._equilibrium import AbstractEquilibriumEstimator
@@ -33,7 +34,7 @@ class Exact(AbstractEquilibriumEstimator):
     - `solver`: the inner solver of the free phase.
     """
 
-    solver: AbstractInnerSolver = GradientFlowSolver(atol=1e-10, rtol=1e-10)
+    solver: AbstractInnerSolver = eqx.field(default_factory=default_solver)
 
     def estimate(self, objective: Objective, slow: PyTree, fast: PyTree) -> Estimate:
         free = self.solver.solve(lambda f: objective.learn(f, slow)[0], fast)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
 from .._results import RESULTS
-from .._solvers import AbstractInnerSolver, GradientFlowSolver
+from .._solvers import AbstractInnerSolver, default_solver
 from ..internal import tree_norm
 from ._implicit import AbstractImplicitEstimator, scale_tree
 
@@ -61,7 +61,7 @@ class Neumann(AbstractImplicitEstimator):
 
     alpha: ArrayLike
     steps: int = eqx.field(default=100, static=True)
-    solver: AbstractInnerSolver = GradientFlowSolver()
+    solver: AbstractInnerSolver = eqx.field(default_factory=default_solver)
 
     def __check_init__(self):
         check_step_size(self.alpha)

@@ -1,10 +1,11 @@
 """The T1-T2 estimator: implicit differentiation with the inverse Hessian replaced by
 a multiple of the identity."""
 
+import equinox as eqx
 from jaxtyping import ArrayLike
 
 from .._results import RESULTS
-from .._solvers import AbstractInnerSolver, GradientFlowSolver
+from .._solvers import AbstractInnerSolver, default_solver
 from ._implicit import AbstractImplicitEstimator, scale_tree
 from ._neumann import check_step_size
 
@@ -31,7 +32,7 @@ class T1T2(AbstractImplicitEstimator):
     - `alpha`: the multiple of the identity that replaces the inverse Hessian.
     """
 
-    solver: AbstractInnerSolver = GradientFlowSolver()
+    solver: AbstractInnerSolver = eqx.field(default_factory=default_solver)
     alpha: ArrayLike = 1.0
 
     def __check_init__(self):

@@ -43,7 +43,8 @@ class AbstractInnerSolver(eqx.Module):
 
 def check_tolerances(solver: AbstractInnerSolver) -> None:
     """Raise a `ValueError` naming the field if a solver's budget or tolerance is invalid."""
-    if not isinstance(solver.max_steps, int) or solver.max_steps < 0:
+    max_steps = solver.max_steps
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
         raise ValueError(
             f"`max_steps` must be a non-negative Python int, got {solver.max_steps!r}."
         )

@@ -51,6 +51,11 @@ class GradientFlowSolver(AbstractInnerSolver):
 
     def __check_init__(self):
         check_tolerances(self)
+        if self.max_steps < 1:
+            raise ValueError(
+                "`max_steps` must be at least 1 for `GradientFlowSolver`, got "
+                f"{self.max_steps}; diffrax needs one step to save the solution."
+            )
         if self.atol == 0 and self.rtol == 0:
             raise ValueError(
                 "`atol` and `rtol` are both zero, so the gradient flow never reaches "
@@ -74,9 +79,12 @@ class GradientFlowSolver(AbstractInnerSolver):
             del t, args, kwargs
             return tree_norm(grad_fn(y)) <= threshold
 
-        # Times in the parameters' own precision: diffrax promotes the state to the
-        # dtype of the times, which would turn float32 parameters into float64 ones.
-        time_dtype = jnp.result_type(*jax.tree_util.tree_leaves(fast))
+        # diffrax promotes the state to the dtype of the times, so times take the
+        # parameters' precision (float32 stays float32). Half-precision times would
+        # overflow at the default horizon, so they are at least float32 and the
+        # solution is cast back at the end.
+        param_dtype = jnp.result_type(*jax.tree_util.tree_leaves(fast))
+        time_dtype = jnp.promote_types(param_dtype, jnp.float32)
         controller = self.stepsize_controller
         if controller is None:
             controller = diffrax.PIDController(rtol=0.0, atol=1e-3 * threshold)
@@ -93,7 +101,9 @@ class GradientFlowSolver(AbstractInnerSolver):
             saveat=diffrax.SaveAt(t1=True),
             throw=False,
         )
-        fast = jax.tree_util.tree_map(lambda y: y[-1], solution.ys)
+        fast = jax.tree_util.tree_map(
+            lambda y, y0: y[-1].astype(y0.dtype), solution.ys, fast
+        )
         loss, grad = jax.value_and_grad(loss_fn)(fast)
         grad_norm = tree_norm(grad)
         steps = solution.stats["num_steps"]

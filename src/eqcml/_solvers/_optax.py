@@ -77,3 +77,19 @@ class OptaxSolver(AbstractInnerSolver):
         steps, fast, _, loss, _, grad_norm = jax.lax.while_loop(cond_fun, body_fun, init)
         result = final_result(fast, loss, grad_norm, grad_norm <= threshold)
         return InnerSolution(fast, steps, grad_norm, loss, result)
+
+
+def default_solver() -> OptaxSolver:
+    """The inner solver estimators use when none is given: L-BFGS with a relative
+    tolerance.
+
+    L-BFGS needs no learning rate and converges quickly on the small smooth inner
+    problems typical of meta-learning research. The tolerance is mostly relative
+    (`rtol=1e-8` of the initial gradient norm), so a nudged phase, whose initial
+    gradient is beta times the evaluation loss's gradient, is solved to the same
+    relative accuracy whatever beta is; `atol=1e-12` only stops a phase that starts
+    at an exact minimiser. In float32 the relative tolerance is often out of reach,
+    and the phases then run to `max_steps=5000` and report
+    `RESULTS.max_steps_reached`.
+    """
+    return OptaxSolver(optax.lbfgs(), max_steps=5000, atol=1e-12, rtol=1e-8)

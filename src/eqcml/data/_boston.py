@@ -63,16 +63,25 @@ def load_boston(
     A `BostonSplits` of three [`eqcml.data.Split`][]s: `learn`, `eval` and `test`
     (the last one empty when `test_fraction=0`).
     """
-    for name, value in (("eval_fraction", eval_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ValueError(f"`{name}` must lie in [0, 1), got {value}.")
+    if not 0 < eval_fraction < 1:
+        raise ValueError(
+            f"`eval_fraction` must lie in (0, 1), got {eval_fraction}; the evaluation "
+            "loss needs at least one row."
+        )
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"`test_fraction` must lie in [0, 1), got {test_fraction}.")
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(
+            f"`dtype` must be a floating-point type such as np.float32, got {dtype!r}; "
+            "standardised features would be truncated."
+        )
     x, y = _read_csv()
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order]
     n_test = int(round(test_fraction * len(x)))
     n_eval = int(round(eval_fraction * (len(x) - n_test)))
     n_learn = len(x) - n_test - n_eval
-    if n_learn < 2 or (eval_fraction > 0 and n_eval < 1):
+    if n_learn < 2 or n_eval < 1:
         raise ValueError(
             f"The fractions leave {n_learn} learning and {n_eval} evaluation rows; "
             "lower `eval_fraction` or `test_fraction`."

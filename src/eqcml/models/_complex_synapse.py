@@ -12,6 +12,14 @@ def _floats(tree: PyTree) -> PyTree:
     return eqx.filter(tree, is_floating_array)
 
 
+def _check_strength(strength) -> None:
+    if not (isinstance(strength, (int, float)) and 0 < strength < float("inf")):
+        raise ValueError(
+            f"`strength` must be a positive finite number, got {strength!r}; strengths "
+            "are stored as logarithms."
+        )
+
+
 def _constant_like(fast: PyTree, value: ArrayLike) -> PyTree:
     return jax.tree_util.tree_map(
         lambda x: jnp.full_like(x, value), _floats(fast)
@@ -55,6 +63,7 @@ class ComplexSynapse(eqx.Module):
     @classmethod
     def init(cls, fast: PyTree, strength: float = 1.0) -> "ComplexSynapse":
         """Anchor at `fast` with the same `strength` for every parameter."""
+        _check_strength(strength)
         return cls(
             jax.tree_util.tree_map(jnp.asarray, _floats(fast)),
             _constant_like(fast, jnp.log(strength)),
@@ -88,6 +97,7 @@ class LearnedL2(eqx.Module):
     @classmethod
     def init(cls, fast: PyTree, strength: float = 1e-3) -> "LearnedL2":
         """The same `strength` for every parameter of `fast`."""
+        _check_strength(strength)
         return cls(_constant_like(fast, jnp.log(strength)))
 
     @property
