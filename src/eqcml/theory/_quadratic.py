@@ -63,13 +63,13 @@ class QuadraticModel(eqx.Module):
         return cls(hessian, phi_learn, phi_eval, jnp.asarray(strength, dtype)), omega
 
     def learn_loss(self, phi, omega, data=None) -> Scalar:
-        """$L^\text{learn}$; `data` is unused and accepted for the `Problem` signature."""
+        r"""$L^\text{learn}$; `data` is unused and accepted for the `Problem` signature."""
         del data
         d = phi - self.phi_learn
         return 0.5 * d @ self.hessian @ d + 0.5 * self.strength * jnp.sum((phi - omega) ** 2)
 
     def eval_loss(self, phi, omega, data=None) -> Scalar:
-        """$L^\text{eval}$; independent of `omega`."""
+        r"""$L^\text{eval}$; independent of `omega`."""
         del omega, data
         d = phi - self.phi_eval
         return 0.5 * d @ self.hessian @ d
