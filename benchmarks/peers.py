@@ -268,7 +268,7 @@ def main(argv=None) -> dict:
     for name in all_methods:
         entry = found[name]
         if not entry["reached"]:
-            rows.append([name, "-", "-", "not reached", "-", "-"])
+            rows.append([name, "not reached", "-", "-", "-", "-"])
             continue
         ratio = medians[name] / base if base else float("nan")
         config = f"{entry['family']} tol={entry['tol']:g}".strip()
