@@ -13,8 +13,8 @@ script prints a table of the losses before and after meta-learning and writes:
 - `grad_error_vs_beta.png`: the relative error of the forward and symmetric
   contrastive estimates against beta, at the initial and the learned strengths.
 
-Run from the repository root: `python examples/boston.py` (about two minutes on a
-2-core CPU; `--help` lists the options).
+Run from the repository root: `python examples/boston.py` (three to four minutes
+on a 2-core CPU; `--help` lists the options).
 """
 
 import argparse
@@ -58,6 +58,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def status_name(result: eqcml.RESULTS) -> str:
+    for name in ("successful", "max_steps_reached", "nonfinite", "nudge_below_tolerance"):
+        if bool(result == getattr(eqcml.RESULTS, name)):
+            return name
+    return str(result)
+
+
 def relative_error(estimate, reference) -> float:
     a, b = ravel_pytree(estimate)[0], ravel_pytree(reference)[0]
     return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
@@ -83,8 +90,13 @@ def main(argv=None) -> dict:
     solve = eqx.filter_jit(
         eqcml.contrastive_solve(problem, args.beta, solver, symmetric=args.symmetric)
     )
-    exact = eqx.filter_jit(eqcml.exact_grad(problem, solver))
-    evaluate = eqx.filter_jit(eqcml.meta_solve(problem, eqcml.Exact(solver)))
+    # The exact reference gets a larger budget, so that its own free phase does not
+    # stop short where the contrastive one does.
+    reference_solver = eqcml.OptaxSolver(
+        optax.lbfgs(), max_steps=5 * args.inner_steps, atol=args.inner_atol
+    )
+    exact = eqx.filter_jit(eqcml.exact_grad(problem, reference_solver))
+    evaluate = eqx.filter_jit(eqcml.meta_solve(problem, eqcml.Exact(reference_solver)))
 
     meta_optimizer = optax.adam(args.meta_lr)
     meta_state = meta_optimizer.init(slow)
@@ -101,7 +113,7 @@ def main(argv=None) -> dict:
                 "free_steps": int(solution.free.steps),
                 "nudged_steps": int(solution.nudged[0].steps),
                 "free_grad_norm": float(solution.free.grad_norm),
-                "status": str(solution.result),
+                "status": status_name(solution.result),
             }
         )
         progress.set_postfix(eval_loss=f"{float(solution.value):.4f}")
@@ -124,16 +136,24 @@ def main(argv=None) -> dict:
         learn_mse = float(problem.learn_loss(on_eval.free.fast, slow, data) - slow.penalty(on_eval.free.fast))
         return {"learn_mse": learn_mse, "eval_mse": float(on_eval.value), "test_mse": float(on_test.value)}
 
+    unconverged = sum(h["status"] == "max_steps_reached" for h in history)
+    if unconverged:
+        logger.warning(
+            "%d of %d meta-steps had a phase stop at --inner-steps=%d before reaching "
+            "--inner-atol; their meta-gradients carry the solution error of Theorem 1",
+            unconverged, len(history), args.inner_steps,
+        )
     table = {"before": losses(initial_slow), "after": losses(slow)}
     strengths = np.exp(ravel_pytree(slow.log_strength)[0])
 
     betas = np.logspace(-6, 0, 13)
-    beta_errors = beta_sweep(problem, solver, {"initial": initial_slow, "learned": slow}, fast, data, betas)
+    beta_errors = beta_sweep(problem, solver, reference_solver, {"initial": initial_slow, "learned": slow}, fast, data, betas)
 
     results = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "history": history,
         "exact_checks": checks,
+        "unconverged_meta_steps": unconverged,
         "table": table,
         "learned_strengths": {
             "min": float(strengths.min()), "median": float(np.median(strengths)), "max": float(strengths.max()),
@@ -149,11 +169,11 @@ def main(argv=None) -> dict:
     return results
 
 
-def beta_sweep(problem, solver, slows: dict, fast, data, betas) -> dict:
+def beta_sweep(problem, solver, reference_solver, slows: dict, fast, data, betas) -> dict:
     """Relative error of the forward and symmetric estimates against the exact one."""
     errors = {}
     for name, slow in slows.items():
-        reference = eqx.filter_jit(eqcml.exact_grad(problem, solver))(slow, fast, data)
+        reference = eqx.filter_jit(eqcml.exact_grad(problem, reference_solver))(slow, fast, data)
         for symmetric in (False, True):
 
             # L_learn - beta * L_eval need not be bounded below, so a large
@@ -167,7 +187,7 @@ def beta_sweep(problem, solver, slows: dict, fast, data, betas) -> dict:
             errors[key] = []
             for beta in tqdm(betas, desc=f"beta sweep ({key})", leave=False):
                 solution = estimate(jnp.asarray(beta))
-                failed = solution.result == eqcml.RESULTS.nonfinite
+                failed = status_name(solution.result) in ("nonfinite", "nudge_below_tolerance")
                 errors[key].append(float("nan") if failed else relative_error(solution.grad, reference))
     return errors
 
@@ -204,6 +224,12 @@ def print_table(table: dict, checks: list, out: Path) -> None:
     print("|---|---|---|---|")
     for name, row in table.items():
         print(f"| {name} | {row['learn_mse']:.4f} | {row['eval_mse']:.4f} | {row['test_mse']:.4f} |")
+    print(
+        "The strengths are fitted to the evaluation split, so the evaluation MSE falls by "
+        "construction;\nthe test MSE shows whether that generalises. With one strength "
+        "per parameter (a few hundred)\nand about a hundred evaluation rows, it "
+        "need not."
+    )
     print()
     print("CML vs exact meta-gradient, relative error: " + ", ".join(
         f"step {c['step']}: {c['relative_error']:.2e}" for c in checks
