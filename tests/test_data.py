@@ -18,7 +18,9 @@ import eqcml
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -254,7 +256,8 @@ def test_cifar10_missing_key(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "loader,name", [(eqcml.data.load_mnist, "mnist"), (eqcml.data.load_cifar10, "cifar10")]
+    "loader,name",
+    [(eqcml.data.load_mnist, "mnist"), (eqcml.data.load_cifar10, "cifar10")],
 )
 def test_missing_data_fails_fast(tmp_path, loader, name):
     (tmp_path / name).mkdir()  # an empty folder is not a copy
@@ -289,7 +292,7 @@ def test_download_without_tensorflow(tmp_path):
     assert time.monotonic() - start < 10.0
 
 
-_TINY_BUILDER = '''
+_TINY_BUILDER = """
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -308,13 +311,16 @@ class Mnist(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         )
 
     def _split_generators(self, dl_manager):
-        return {"train": self._generate_examples(12), "test": self._generate_examples(5)}
+        return {
+            "train": self._generate_examples(12),
+            "test": self._generate_examples(5),
+        }
 
     def _generate_examples(self, n):
         for i in range(n):
             image = np.full((28, 28, 1), 10 * i + n, dtype=np.uint8)
             yield i, {"image": image, "label": i % 10}
-'''
+"""
 
 
 @pytest.mark.skipif(not _HAS_TFDS, reason="tensorflow-datasets is not installed")

@@ -130,7 +130,9 @@ def test_mean_and_sem():
 
 
 def test_lenet_predictions_use_reference_statistics():
-    model = build_model("lenet5", (16, 16, 3), 10, width=0, depth=0, key=jax.random.key(0))
+    model = build_model(
+        "lenet5", (16, 16, 3), 10, width=0, depth=0, key=jax.random.key(0)
+    )
     images = jax.random.normal(jax.random.key(1), (6, 16, 16, 3))
     reference = jax.random.normal(jax.random.key(2), (8, 16, 16, 3))
     jit_predict = eqx.filter_jit(predict)
@@ -203,7 +205,10 @@ def test_meta_train_resumes_after_interrupt(tmp_path):
 
     steps = []
     resumed = training.meta_train(
-        TINY, spec, checkpoint_dir=tmp_path, report=lambda m: steps.append(m["meta_step"])
+        TINY,
+        spec,
+        checkpoint_dir=tmp_path,
+        report=lambda m: steps.append(m["meta_step"]),
     )
     assert steps == [3]  # steps 1 and 2 came from the checkpoint
     assert resumed["final"] == reference["final"]
@@ -238,7 +243,9 @@ def test_runner_end_to_end_and_resume(tmp_path, monkeypatch):
     runner = experiment.Runner(TINY, tmp_path, search="local", progress=False)
     with pytest.raises(KeyboardInterrupt):
         runner.run(sweep=False)
-    assert len(list((tmp_path / "work" / "runs" / "table" / "t1t2").glob("*.json"))) == 0
+    assert (
+        len(list((tmp_path / "work" / "runs" / "table" / "t1t2").glob("*.json"))) == 0
+    )
 
     calls.clear()
     monkeypatch.setattr(experiment, "meta_train", real_meta_train)
@@ -249,7 +256,12 @@ def test_runner_end_to_end_and_resume(tmp_path, monkeypatch):
     assert set(summary["updates"]["cml"]) == {"5"}
     for method in METHODS:
         assert summary["table"][method]["eval_accuracy"]["n"] == 2
-    for name in ("results.json", "results.md", "table_history.png", "updates_sweep.png"):
+    for name in (
+        "results.json",
+        "results.md",
+        "table_history.png",
+        "updates_sweep.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     assert "| CML |" in (tmp_path / "results.md").read_text()
 
@@ -260,7 +272,10 @@ def test_runner_end_to_end_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(experiment, "meta_train", fail)
     monkeypatch.setattr(search, "meta_train", fail)
     again = runner.run()
-    assert again[experiment.TABLE]["cml"]["runs"] == outcome[experiment.TABLE]["cml"]["runs"]
+    assert (
+        again[experiment.TABLE]["cml"]["runs"]
+        == outcome[experiment.TABLE]["cml"]["runs"]
+    )
 
 
 def test_runner_rejects_other_configuration(tmp_path):

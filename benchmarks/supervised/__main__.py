@@ -68,7 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--seeds", type=int, help="number of seeds of the final runs (0, 1, ...)"
     )
-    parser.add_argument("--skip-table", action="store_true", help="skip the accuracy table")
+    parser.add_argument(
+        "--skip-table", action="store_true", help="skip the accuracy table"
+    )
     parser.add_argument(
         "--skip-sweep", action="store_true", help="skip the lower-level-updates sweep"
     )
@@ -78,7 +80,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="do not keep JAX's persistent compilation cache in the output folder",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log debug messages"
+    )
     return parser.parse_args(argv)
 
 
@@ -108,8 +112,12 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = build_config(args)
-    output = args.output or DEFAULT_OUTPUT / (config.dataset + ("-full" if args.full else ""))
-    cache = None if args.no_compilation_cache else (output / "work" / "jax_cache").resolve()
+    output = args.output or DEFAULT_OUTPUT / (
+        config.dataset + ("-full" if args.full else "")
+    )
+    cache = (
+        None if args.no_compilation_cache else (output / "work" / "jax_cache").resolve()
+    )
 
     import jax
 
@@ -136,7 +144,14 @@ def main(argv=None) -> int:
     extra = {
         "wall_time_s": time.monotonic() - start,
         "search_backend": args.search,
-        "command": " ".join([os.path.basename(sys.executable), "-m", "benchmarks.supervised", *(argv or sys.argv[1:])]),
+        "command": " ".join(
+            [
+                os.path.basename(sys.executable),
+                "-m",
+                "benchmarks.supervised",
+                *(argv or sys.argv[1:]),
+            ]
+        ),
         "machine": {
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
@@ -145,7 +160,11 @@ def main(argv=None) -> int:
         },
     }
     summary = write_report(config, outcome, output, extra)
-    logger.info("Wrote %s (%.1f s in this invocation)", output / "results.md", extra["wall_time_s"])
+    logger.info(
+        "Wrote %s (%.1f s in this invocation)",
+        output / "results.md",
+        extra["wall_time_s"],
+    )
     print((output / "results.md").read_text())
     del summary
     return 0

@@ -210,8 +210,8 @@ class Config:
 
 
 def cpu_config() -> Config:
-    """Return the default configuration: scikit-learn's digits, a 2x32 tanh MLP, a small search, three
-    seeds. Finishes in minutes on a 2-core CPU."""
+    """Return the default configuration: scikit-learn's digits, a 2x32 tanh MLP, a
+    small search, three seeds. Finishes in minutes on a 2-core CPU."""
     return Config()
 
 

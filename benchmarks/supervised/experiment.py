@@ -20,7 +20,7 @@ from .config import Config, METHODS, updates_space
 from .search import best_trial, init_ray, local_search, ray_search
 from eqcml.internal import write_json
 
-from .training import meta_train, RunSpec
+from .training import load_splits, meta_train, RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,9 @@ class Runner:
         path = self.search_path(experiment, method)
         stored = _read_json(path)
         if stored is not None:
-            logger.info("Search %s/%s already done; reading %s", experiment, method, path)
+            logger.info(
+                "Search %s/%s already done; reading %s", experiment, method, path
+            )
             return stored["best"]["hyperparameters"]
         space = experiment_space(self.config, experiment, method)
         sweep = experiment != TABLE
@@ -208,10 +210,17 @@ class Runner:
                 on_run()
         return results
 
-    def run(self, *, table: bool = True, sweep: bool = True) -> dict[str, dict[str, Any]]:
+    def run(
+        self, *, table: bool = True, sweep: bool = True
+    ) -> dict[str, dict[str, Any]]:
         """Run every search and seeded run, and return
         `{experiment: {method: {"hyperparameters": ..., "runs": [...]}}}`."""
         self.check_configuration()
+        # Fail here, with the loader's message, when the data set is missing,
+        # rather than in every trial of the first search.
+        load_splits(
+            self.config, self.config.search_seed, sweep=False, data_dir=self.data_dir
+        )
         if self.search == "ray":
             # Start Ray before JAX runs anything in this process, so its worker
             # processes are not forked from a multithreaded JAX runtime.

@@ -19,14 +19,22 @@ def inner_optimizer(name: str, learning_rate) -> optax.GradientTransformation:
     if name == "sgd_nesterov_0.9":
         return optax.sgd(learning_rate, momentum=0.9, nesterov=True)
     raise ValueError(
-        f"Unknown inner optimiser {name!r}; expected 'adam', 'sgd' or 'sgd_nesterov_0.9'."
+        f"Unknown inner optimiser {name!r}; expected 'adam', 'sgd' or "
+        "'sgd_nesterov_0.9'."
     )
 
 
 # Hyperparameters passed into the compiled meta-step as traced arrays, so trying
 # another learning rate or beta reuses the compiled computation. All others (step
 # budgets, optimiser names) are static and change the computation.
-TRACED_HYPERPARAMETERS = ("beta", "lambda_init", "lr_inner", "lr_nudged", "lr_outer", "nsa_alpha")
+TRACED_HYPERPARAMETERS = (
+    "beta",
+    "lambda_init",
+    "lr_inner",
+    "lr_nudged",
+    "lr_outer",
+    "nsa_alpha",
+)
 
 
 def split_hyperparameters(
@@ -84,5 +92,7 @@ def build_estimator(
             solver=solver, max_steps=static["steps_cg"], rtol=0.0, atol=0.0
         )
     if method == "rbp":
-        return eqcml.Neumann(dynamic["nsa_alpha"], steps=static["steps_nsa"], solver=solver)
+        return eqcml.Neumann(
+            dynamic["nsa_alpha"], steps=static["steps_nsa"], solver=solver
+        )
     raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}.")

@@ -29,7 +29,13 @@ class TanhMLP(eqx.Module):
     uses_batch_statistics = False
 
     def __init__(
-        self, in_size: int, num_classes: int, width: int, depth: int, *, key: PRNGKeyArray
+        self,
+        in_size: int,
+        num_classes: int,
+        width: int,
+        depth: int,
+        *,
+        key: PRNGKeyArray,
     ):
         self.mlp = eqx.nn.MLP(in_size, num_classes, width, depth, jnp.tanh, key=key)
 
@@ -143,7 +149,9 @@ def predict(model, images: Array, reference: Array) -> Array:
     return logits[len(reference) :]
 
 
-def evaluate(model, split: tuple[Array, Array], reference: Array) -> tuple[Scalar, Scalar]:
+def evaluate(
+    model, split: tuple[Array, Array], reference: Array
+) -> tuple[Scalar, Scalar]:
     """Cross-entropy and accuracy on `split = (images, labels)`, with batch
     statistics from `reference`."""
     images, labels = split

@@ -43,7 +43,9 @@ def summarise(config: Config, outcome: dict[str, dict[str, Any]]) -> dict[str, A
             continue
         updates = int(experiment.split("-", 1)[1])
         for method in METHODS:
-            sweep.setdefault(method, {})[str(updates)] = _summarise_runs(methods[method])
+            sweep.setdefault(method, {})[str(updates)] = _summarise_runs(
+                methods[method]
+            )
     if sweep:
         summary["updates"] = sweep
     return summary
@@ -64,7 +66,8 @@ def markdown(summary: dict[str, Any]) -> str:
     if "table" in summary:
         seeds = len(config["seeds"])
         lines += [
-            f"Accuracy after meta-learning per-parameter L2 strengths on {config['dataset']} "
+            "Accuracy after meta-learning per-parameter L2 strengths on "
+            f"{config['dataset']} "
             f"(mean ± s.e.m. over {seeds} seeds, %).",
             "",
             "| Method | Validation acc. (%) | Test acc. (%) | Skipped meta-steps |",
@@ -117,7 +120,14 @@ def plot_sweep(summary: dict[str, Any], path: Path) -> None:
         updates = sorted(int(u) for u in points)
         means = [100 * points[str(u)]["eval_accuracy"]["mean"] for u in updates]
         sems = [100 * points[str(u)]["eval_accuracy"]["sem"] for u in updates]
-        axis.errorbar(updates, means, yerr=sems, marker="o", capsize=3, label=METHOD_LABELS[method])
+        axis.errorbar(
+            updates,
+            means,
+            yerr=sems,
+            marker="o",
+            capsize=3,
+            label=METHOD_LABELS[method],
+        )
     axis.set_xscale("log")
     axis.set_xlabel("lower-level updates")
     axis.set_ylabel("final validation accuracy (%)")
@@ -140,7 +150,9 @@ def plot_table_history(outcome: dict[str, dict[str, Any]], path: Path) -> None:
             [r["history"]["eval_accuracy"] for r in outcome[TABLE][method]["runs"]]
         )
         steps = np.arange(histories.shape[1])
-        axis.plot(steps, 100 * np.nanmean(histories, axis=0), label=METHOD_LABELS[method])
+        axis.plot(
+            steps, 100 * np.nanmean(histories, axis=0), label=METHOD_LABELS[method]
+        )
     axis.set_xlabel("meta-step")
     axis.set_ylabel("validation accuracy (%)")
     axis.legend()
@@ -149,7 +161,10 @@ def plot_table_history(outcome: dict[str, dict[str, Any]], path: Path) -> None:
 
 
 def write_report(
-    config: Config, outcome: dict[str, dict[str, Any]], output: Path, extra: dict[str, Any]
+    config: Config,
+    outcome: dict[str, dict[str, Any]],
+    output: Path,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     """Write `results.json`, `results.md` and the plots into `output`, atomically."""
     summary = {**summarise(config, outcome), **extra}

@@ -1,10 +1,10 @@
 """Random hyperparameter search, on Ray Tune or in this process.
 
 Both backends try the same `num_samples` random configurations of a space: a dict
-whose list values are the choices and whose other values are fixed. Each configuration is
-meta-trained with the search seed, and the configurations are ranked by their final
-validation (eval set) accuracy, with the lower final evaluation loss breaking ties.
-The test split is never used to choose.
+whose list values are the choices and whose other values are fixed. Each
+configuration is meta-trained with the search seed, and the configurations are
+ranked by their final validation (eval set) accuracy, with the lower final
+evaluation loss breaking ties. The test split is never used to choose.
 
 The Ray Tune backend schedules trials with asynchronous HyperBand, which stops
 trials whose validation accuracy lags at a rung. It runs on a local Ray instance
@@ -139,7 +139,11 @@ def init_ray(address: str | None, compilation_cache: Path | None) -> None:
     # The older console output honours `verbose=0`; the newer one prints a status
     # table per search.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    env_vars = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    env_vars = {
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+        )
+    }
     if compilation_cache is not None:
         env_vars["JAX_COMPILATION_CACHE_DIR"] = str(compilation_cache)
     if address is None:
@@ -223,10 +227,11 @@ def ray_search(
         ),
     )
     grid = tuner.fit()
-    trials = []
+    trials, errors = [], []
     for result in grid:
         if result.error is not None:
             logger.error("Trial %s of %s failed: %s", result.path, method, result.error)
+            errors.append(result.error)
             continue
         metrics = result.metrics or {}
         trials.append(
@@ -238,4 +243,9 @@ def ray_search(
                 "finished": bool(metrics.get("finished", False)),
             }
         )
+    if not trials and errors:
+        raise RuntimeError(
+            f"Every trial of the {method} search failed; the first error follows. "
+            f"Ray's trial logs are under {storage}."
+        ) from errors[0]
     return trials

@@ -235,7 +235,9 @@ def meta_train(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, initial=int(state["step"]), desc=spec.method, leave=False)
+        bar = tqdm(
+            total=steps, initial=int(state["step"]), desc=spec.method, leave=False
+        )
     step_inner = {k: v for k, v in static if k != "steps_outer"}
     static_inner = tuple(sorted(step_inner.items()))
     for step in range(int(state["step"]), steps):
@@ -281,7 +283,9 @@ def meta_train(
     static_free = tuple(
         (k, v) for k, v in static_inner if k in ("optimizer_inner", "steps_inner")
     )
-    final = _final_evaluation(static_free, dynamic, state["slow"], fast_init, data, test)
+    final = _final_evaluation(
+        static_free, dynamic, state["slow"], fast_init, data, test
+    )
     result = {
         "method": spec.method,
         "seed": spec.seed,

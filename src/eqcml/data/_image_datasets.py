@@ -37,10 +37,13 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(data_dir).expanduser()
 
 
-def _not_found(title: str, name: str, root: Path, searched: list[Path], raw: str) -> str:
+def _not_found(
+    title: str, name: str, root: Path, searched: list[Path], raw: str
+) -> str:
     places = ", ".join(str(p) for p in searched)
     return (
-        f"{title} was not found under {root} (searched {places} and {root / name}/X.Y.Z "
+        f"{title} was not found under {root} (searched {places} and "
+        f"{root / name}/X.Y.Z "
         "for a tensorflow-datasets copy). Provide it in one of three ways, then pass "
         f"the folder as `data_dir` or set ${DATA_DIR_VARIABLE}:\n"
         f"  1. {raw}\n"
@@ -84,7 +87,9 @@ def _read(dataset: _Dataset, data_dir, download: bool) -> dict[str, LabelledImag
     return read_prepared(prepared)
 
 
-def _check(splits: dict[str, LabelledImages], dataset: _Dataset, num_classes: int) -> None:
+def _check(
+    splits: dict[str, LabelledImages], dataset: _Dataset, num_classes: int
+) -> None:
     for split, data in splits.items():
         if data.images.shape[1:] != dataset.image_shape:
             raise ValueError(

@@ -28,7 +28,9 @@ def parse_idx(content: bytes, ndim: int, name: str) -> np.ndarray:
     of dimensions, and one big-endian 32-bit size per dimension.
     """
     if len(content) < 4 or content[0] != 0 or content[1] != 0:
-        raise ValueError(f"{name} is not an IDX file: it does not start with two zero bytes.")
+        raise ValueError(
+            f"{name} is not an IDX file: it does not start with two zero bytes."
+        )
     if content[2] != _IDX_UBYTE or content[3] != ndim:
         raise ValueError(
             f"{name} has IDX type code {content[2]:#04x} and {content[3]} dimensions; "
@@ -83,7 +85,9 @@ def read_mnist_idx(folder: Path) -> dict[str, LabelledImages]:
         image_path = _find_idx(folder, image_stem)
         label_path = _find_idx(folder, label_stem)
         if image_path is None or label_path is None:
-            raise FileNotFoundError(f"Missing {image_stem} or {label_stem} in {folder}.")
+            raise FileNotFoundError(
+                f"Missing {image_stem} or {label_stem} in {folder}."
+            )
         images = parse_idx(_read_maybe_gzip(image_path), 3, str(image_path))
         labels = parse_idx(_read_maybe_gzip(label_path), 1, str(label_path))
         if len(images) != len(labels):
@@ -131,7 +135,9 @@ def parse_cifar_batch(content: bytes, name: str) -> LabelledImages:
     except (pickle.UnpicklingError, EOFError, ValueError) as error:
         raise ValueError(f"{name} is not a CIFAR-10 python batch: {error}") from error
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise ValueError(f"{name} is not a CIFAR-10 python batch: missing b'data' or b'labels'.")
+        raise ValueError(
+            f"{name} is not a CIFAR-10 python batch: missing b'data' or b'labels'."
+        )
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):

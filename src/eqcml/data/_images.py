@@ -6,7 +6,8 @@ import numpy as np
 
 
 class LabelledImages(NamedTuple):
-    """Images of shape `(n, height, width, channels)` and integer labels of shape `(n,)`."""
+    """Images of shape `(n, height, width, channels)` and integer labels of shape
+    `(n,)`."""
 
     images: np.ndarray
     labels: np.ndarray

@@ -22,7 +22,8 @@ _READ_CHUNK = 4096
 
 
 def import_tfds():
-    """Import tensorflow-datasets, or raise an `ImportError` that says how to install it."""
+    """Import tensorflow-datasets, or raise an `ImportError` that explains how to
+    install it."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
@@ -87,7 +88,9 @@ def read_prepared(
         )
     if file_format in ("array_record", "parquet"):
         sources = builder.as_data_source()
-        return {s: _read_source(sources[s], image_key, label_key) for s in ("train", "test")}
+        return {
+            s: _read_source(sources[s], image_key, label_key) for s in ("train", "test")
+        }
     if importlib.util.find_spec("tensorflow") is None:
         raise ImportError(
             f"The tensorflow-datasets copy in {version_dir} is in the "
