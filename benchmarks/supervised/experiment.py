@@ -121,6 +121,8 @@ class Runner:
                 "Search %s/%s already done; reading %s", experiment, method, path
             )
             return stored["best"]["hyperparameters"]
+        # NOTE: a search is recorded only when all its trials finish, so an
+        # interrupted search starts again from its first trial.
         space = experiment_space(self.config, experiment, method)
         sweep = experiment != TABLE
         start = time.monotonic()
