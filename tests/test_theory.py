@@ -133,3 +133,23 @@ def test_sampled_model_matches_published_setup():
     np.testing.assert_allclose(jnp.diag(model.hessian), 1.0 / np.arange(1, 51))
     assert omega.shape == (50,)
     assert 1.0 < float(jnp.std(omega)) < 3.0
+
+
+def test_bounds_reject_invalid_inputs():
+    assert np.isnan(theory.theorem1_bound(1e-6, 1e-6, -0.5))
+    assert np.isnan(theory.theorem1_bound(-1.0, 0.0, 0.1))
+    assert np.isnan(theory.best_bound(jnp.nan, 0.0))
+    assert np.isnan(theory.optimal_beta(-1.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    "hessian,strength",
+    [
+        (jnp.eye(2), -1.0),
+        (jnp.array([[1.0, 0.5], [0.0, 1.0]]), 1.0),
+        (jnp.diag(jnp.array([1.0, -1.0])), 1.0),
+    ],
+)
+def test_quadratic_model_rejects_invalid_fields(hessian, strength):
+    with pytest.raises(ValueError):
+        theory.QuadraticModel(hessian, jnp.zeros(2), jnp.zeros(2), jnp.asarray(strength))

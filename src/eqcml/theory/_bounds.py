@@ -23,7 +23,8 @@ def theorem1_bound(
     fast parameters, and $\partial_\theta L^\text{learn}$, $\partial_\theta
     L^\text{eval}$ are $B^\text{learn}$- and $B^\text{eval}$-Lipschitz in them. The
     first two terms are the error caused by inexact solutions, the last one the
-    finite-difference error. Broadcasts over its arguments.
+    finite-difference error. Broadcasts over its arguments, and returns NaN where
+    `beta <= 0` or a distance is negative.
 
     **Arguments:**
 
@@ -39,9 +40,13 @@ def theorem1_bound(
     delta, delta_prime, beta = jnp.broadcast_arrays(
         *(jnp.asarray(x, dtype=float) for x in (delta, delta_prime, beta))
     )
-    return b_learn * (delta + delta_prime) / beta + b_eval * delta_prime + c * beta / (
+    bound = b_learn * (delta + delta_prime) / beta + b_eval * delta_prime + c * beta / (
         1 + beta
     )
+    # The theorem holds for beta > 0 and distances >= 0 only; elsewhere the formula
+    # can return a plausible-looking negative number, so it returns NaN instead.
+    valid = (beta > 0) & (delta >= 0) & (delta_prime >= 0)
+    return jnp.where(valid, bound, jnp.nan)
 
 
 def optimal_beta(
@@ -56,11 +61,13 @@ def optimal_beta(
     $\beta^* = \frac{\sqrt{B^\text{learn}(\delta + \delta')}}{\sqrt{C} -
     \sqrt{B^\text{learn}(\delta + \delta')}}$, defined when
     $\delta + \delta' < C / B^\text{learn}$. Outside that range the bound decreases
-    in beta without a minimiser, and the result is `inf`.
+    in beta without a minimiser, and the result is `inf`. Negative or NaN distances
+    give NaN.
     """
     root = jnp.sqrt(b_learn * (jnp.asarray(delta, float) + jnp.asarray(delta_prime, float)))
     gap = jnp.sqrt(c) - root
-    return jnp.where(gap > 0, root / jnp.where(gap > 0, gap, 1.0), jnp.inf)
+    beta = jnp.where(gap > 0, root / jnp.where(gap > 0, gap, 1.0), jnp.inf)
+    return jnp.where(jnp.isnan(root), jnp.nan, beta)
 
 
 def best_bound(
@@ -84,7 +91,7 @@ def best_bound(
     value = theorem1_bound(
         delta, delta_prime, jnp.where(finite, beta, 1.0), b_learn=b_learn, b_eval=b_eval, c=c
     )
-    return jnp.where(finite, value, at_infinity)
+    return jnp.where(jnp.isnan(beta), jnp.nan, jnp.where(finite, value, at_infinity))
 
 
 def best_bound_upper(

@@ -3,6 +3,7 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._problem import Problem
@@ -61,6 +62,22 @@ class QuadraticModel(eqx.Module):
         phi_eval = task + spread * jax.random.normal(k_eval, (n,), dtype)
         omega = anchor_scale * jax.random.normal(k_anchor, (n,), dtype)
         return cls(hessian, phi_learn, phi_eval, jnp.asarray(strength, dtype)), omega
+
+    def __check_init__(self):
+        # Checked only for concrete values: under jit or vmap the fields are traced.
+        try:
+            strength = float(self.strength)
+            hessian = np.asarray(self.hessian)
+        except (TypeError, jax.errors.ConcretizationTypeError):
+            return
+        if not strength > 0:
+            raise ValueError(f"`strength` must be positive, got {strength}.")
+        if hessian.ndim != 2 or hessian.shape[0] != hessian.shape[1]:
+            raise ValueError(f"`hessian` must be a square matrix, got shape {hessian.shape}.")
+        if not np.allclose(hessian, hessian.T, rtol=1e-10, atol=1e-12):
+            raise ValueError("`hessian` must be symmetric; pass (H + H.T) / 2.")
+        if np.linalg.eigvalsh(hessian)[0] <= 0:
+            raise ValueError("`hessian` must be positive definite.")
 
     def learn_loss(self, phi, omega, data=None) -> Scalar:
         r"""$L^\text{learn}$; `data` is unused and accepted for the `Problem` signature."""
