@@ -95,6 +95,10 @@ contrastive_grad.__doc__ = (
     works under `jax.jit` and under `jax.vmap` over tasks, e.g.
     `jax.vmap(grad_fn, in_axes=(None, 0, 0))`. It is shorthand for
     `eqcml.meta_grad(problem, eqcml.Contrastive(beta, solver, ...))`.
+
+    The returned function is not meant to be differentiated: the meta-gradient is
+    already a derivative, and with `eqcml.OptaxSolver` the phases run in
+    `jax.lax.while_loop`, which reverse-mode autodiff rejects.
 """
     + _DOC_ARGUMENTS
 )
