@@ -13,7 +13,7 @@ script prints a table of the losses before and after meta-learning and writes:
 - `grad_error_vs_beta.png`: the relative error of the forward and symmetric
   contrastive estimates against beta, at the initial and the learned strengths.
 
-Run from the repository root: `python examples/boston.py` (three to four minutes
+Run from the repository root: `python examples/boston.py` (two to four minutes
 on a 2-core CPU; `--help` lists the options).
 """
 
