@@ -47,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def hand_written(problem, optimizer, free_steps, nudged_steps, beta):
-    """The contrastive meta-gradient with plain `lax.scan` loops and no checks."""
+    """Build the contrastive meta-gradient with plain `lax.scan` loops and no checks."""
 
     def run(loss, fast, steps):
         def step(carry, _):

@@ -59,7 +59,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def status_name(result: eqcml.RESULTS) -> str:
-    for name in ("successful", "max_steps_reached", "nonfinite", "nudge_below_tolerance"):
+    """Return the attribute name of a `RESULTS` item, for logs and JSON."""
+    names = (
+        "successful", "max_steps_reached", "nonfinite",
+        "nudge_below_tolerance", "linear_solve_failed",
+    )
+    for name in names:
         if bool(result == getattr(eqcml.RESULTS, name)):
             return name
     return str(result)

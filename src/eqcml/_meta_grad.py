@@ -119,8 +119,8 @@ def meta_grad(
 
     The function `(slow, fast_init, data) -> grad` returns a tree with the structure
     of `slow`, with `None` at leaves that are not floating-point arrays (as with
-    `equinox.filter_grad`); with `has_aux=True` it returns `(grad, aux)`, where `aux`
-    is the evaluation loss's auxiliary output at the free solution. Arguments as
+    `equinox.filter_grad`). With `has_aux=True` it returns `(grad, aux)`, where
+    `aux` is the evaluation loss's auxiliary output at the free solution. Arguments as
     for [`eqcml.meta_solve`][].
     """
     solve = meta_solve(problem, estimator, has_aux=has_aux, throw=throw)

@@ -85,9 +85,9 @@ def _call_loss(fn, name: str, has_aux: bool, fast, slow, data) -> tuple[Scalar, 
 class Objective(eqx.Module):
     """A problem bound to one task's data, acting on the floating-point leaves only.
 
-    Estimators work with `fast` and `slow` trees that hold only the differentiable
-    leaves (`None` elsewhere); this module recombines them with the remaining leaves
-    before calling the user's losses.
+    Estimators work with `fast` and `slow` trees that contain only the
+    differentiable leaves (`None` elsewhere). This module recombines them with the
+    remaining leaves before calling the user's losses.
     """
 
     problem: Problem
@@ -104,19 +104,20 @@ class Objective(eqx.Module):
         )
 
     def learn(self, fast: PyTree, slow: PyTree) -> tuple[Scalar, Any]:
-        """The learning loss and its auxiliary output."""
+        """Return the learning loss and its auxiliary output."""
         return _call_loss(
             self.problem.learn_loss, "learn_loss", self.has_aux, *self._args(fast, slow)
         )
 
     def evaluate(self, fast: PyTree, slow: PyTree) -> tuple[Scalar, Any]:
-        """The evaluation loss and its auxiliary output."""
+        """Return the evaluation loss and its auxiliary output."""
         return _call_loss(
             self.problem.eval_loss, "eval_loss", self.has_aux, *self._args(fast, slow)
         )
 
     def augmented(self, fast: PyTree, slow: PyTree, beta) -> Scalar:
-        """The augmented loss `learn + beta * eval`; `beta=0` skips `eval_loss`."""
+        """Return the augmented loss `learn + beta * eval`, skipping `eval_loss` when
+        `beta=0`."""
         learn, _ = self.learn(fast, slow)
         if isinstance(beta, (int, float)) and beta == 0:
             return learn

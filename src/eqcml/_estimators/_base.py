@@ -15,8 +15,8 @@ from .._solution import InnerSolution
 class Estimate(eqx.Module):
     """What an estimator returns to [`eqcml.meta_solve`][] before the shared checks.
 
-    `grad` holds only the floating-point leaves of the slow parameters (`None`
-    elsewhere); `free` is the first-phase (or adapted) solution at which the
+    `grad` contains only the floating-point leaves of the slow parameters (`None`
+    elsewhere). `free` is the first-phase (or adapted) solution at which the
     evaluation loss is reported.
     """
 
@@ -55,8 +55,11 @@ class AbstractEstimator(eqx.Module):
 
 
 def combine_results(*results: RESULTS) -> RESULTS:
-    """The most severe of several statuses: non-finite, then failed linear solve,
-    then steps exhausted, then success."""
+    """Return the most severe of several statuses.
+
+    The order is: non-finite, nudge below tolerance, failed linear solve, steps
+    exhausted, success.
+    """
     order = (
         RESULTS.nonfinite,
         RESULTS.nudge_below_tolerance,

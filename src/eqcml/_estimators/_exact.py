@@ -50,8 +50,8 @@ class Exact(AbstractEquilibriumEstimator):
 
 
 def implicit_parts(objective: Objective, slow: PyTree, fast: PyTree):
-    """The dense learning-loss Hessian in the fast parameters, and the gradients of
-    the evaluation loss with respect to the fast and the slow parameters."""
+    """Compute the dense learning-loss Hessian in the fast parameters, and the
+    gradients of the evaluation loss with respect to the fast and the slow parameters."""
     flat_fast, unravel = ravel_pytree(fast)
     hessian = jax.hessian(lambda x: objective.learn(unravel(x), slow)[0])(flat_fast)
     eval_grad_fast, direct = eval_grads(objective, slow, fast)

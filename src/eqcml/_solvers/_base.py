@@ -57,7 +57,7 @@ def check_tolerances(solver: AbstractInnerSolver) -> None:
 
 
 def tolerance(solver: AbstractInnerSolver, initial_grad_norm: Scalar) -> Scalar:
-    """The gradient-norm threshold `atol + rtol * initial_grad_norm`."""
+    """Return the gradient-norm threshold `atol + rtol * initial_grad_norm`."""
     return solver.atol + solver.rtol * initial_grad_norm
 
 

@@ -19,10 +19,9 @@ class GradientFlowSolver(AbstractInnerSolver):
     The flow is integrated with a diffrax solver until a steady-state event fires,
     that is until $\|\nabla_\phi L\| \le$ `atol + rtol * initial_gradient_norm`, or
     until `max_steps` integrator steps or the time horizon `t1` are exhausted. The
-    default adaptive Runge-Kutta integrator needs no learning rate, which makes this
-    solver a reasonable default for small problems; stiff (ill-conditioned) problems
-    take many steps, and an [`eqcml.OptaxSolver`][] with a tuned optimiser is then
-    faster.
+    default adaptive Runge-Kutta integrator needs no learning rate. Stiff
+    (ill-conditioned) problems take many steps, and an [`eqcml.OptaxSolver`][] with
+    L-BFGS or a tuned optimiser is then faster.
 
     **Arguments:**
 

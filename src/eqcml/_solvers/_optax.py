@@ -85,10 +85,10 @@ def default_solver() -> OptaxSolver:
 
     L-BFGS needs no learning rate and converges quickly on the small smooth inner
     problems typical of meta-learning research. The tolerance is mostly relative
-    (`rtol=1e-8` of the initial gradient norm), so a nudged phase, whose initial
-    gradient is beta times the evaluation loss's gradient, is solved to the same
-    relative accuracy whatever beta is; `atol=1e-12` only stops a phase that starts
-    at an exact minimiser. In float32 the relative tolerance is often out of reach,
+    (`rtol=1e-8` of the initial gradient norm). A nudged phase starts with beta
+    times the evaluation loss's gradient, so it is solved to the same relative
+    accuracy whatever beta is. `atol=1e-12` only stops a phase that starts at an
+    exact minimiser. In float32 the relative tolerance is often out of reach,
     and the phases then run to `max_steps=5000` and report
     `RESULTS.max_steps_reached`.
     """

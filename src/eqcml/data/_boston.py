@@ -47,7 +47,7 @@ def load_boston(
     """Load the Boston housing data (506 rows, 13 features) split for meta-learning.
 
     The rows are shuffled with `seed`. A fraction `test_fraction` is held out for
-    testing; the rest is split into a learning set (for the inner learning loss)
+    testing. The rest is split into a learning set (for the inner learning loss)
     and an evaluation set (a fraction `eval_fraction` of the rest, for the
     evaluation loss). With `standardize=True`, features and target are centred and
     scaled with the learning set's mean and standard deviation.

@@ -62,7 +62,7 @@ class ComplexSynapse(eqx.Module):
 
     @classmethod
     def init(cls, fast: PyTree, strength: float = 1.0) -> "ComplexSynapse":
-        """Anchor at `fast` with the same `strength` for every parameter."""
+        """Build anchors at `fast`, with the same `strength` for every parameter."""
         _check_strength(strength)
         return cls(
             jax.tree_util.tree_map(jnp.asarray, _floats(fast)),
@@ -96,7 +96,7 @@ class LearnedL2(eqx.Module):
 
     @classmethod
     def init(cls, fast: PyTree, strength: float = 1e-3) -> "LearnedL2":
-        """The same `strength` for every parameter of `fast`."""
+        """Build strengths equal to `strength` for every parameter of `fast`."""
         _check_strength(strength)
         return cls(_constant_like(fast, jnp.log(strength)))
 

@@ -100,13 +100,13 @@ class QuadraticModel(eqx.Module):
         return (1 + beta) * self.hessian + self.strength * jnp.eye(n, dtype=self.hessian.dtype)
 
     def solution(self, omega, beta=0.0) -> Float[Array, " n"]:
-        r"""The exact minimiser of $L^\text{learn} + \beta L^\text{eval}$:
+        r"""Return the exact minimiser of $L^\text{learn} + \beta L^\text{eval}$:
         $((1+\beta)H + \lambda I)^{-1}(H\phi^l + \beta H\phi^e + \lambda\omega)$."""
         rhs = self.hessian @ (self.phi_learn + beta * self.phi_eval) + self.strength * omega
         return jnp.linalg.solve(self._system(beta), rhs)
 
     def meta_grad(self, omega) -> Float[Array, " n"]:
-        r"""The exact meta-gradient $\nabla_\omega = -\lambda\,
+        r"""Return the exact meta-gradient $\nabla_\omega = -\lambda\,
         d\phi^*_\beta/d\beta|_{\beta=0} = -\lambda (H + \lambda I)^{-1} H
         (\phi^e - \phi^*_0)$."""
         phi0 = self.solution(omega, 0.0)
@@ -114,7 +114,7 @@ class QuadraticModel(eqx.Module):
         return -self.strength * direction
 
     def contrastive_estimate(self, omega, beta, *, symmetric=False) -> Float[Array, " n"]:
-        r"""The contrastive estimate at the exact solutions: $-\lambda(\phi^*_\beta -
+        r"""Return the contrastive estimate at the exact solutions: $-\lambda(\phi^*_\beta -
         \phi^*_0)/\beta$, or $-\lambda(\phi^*_\beta - \phi^*_{-\beta})/(2\beta)$ when
         `symmetric`."""
         upper = self.solution(omega, beta)
